@@ -18,19 +18,25 @@ if AIRFLOW_V_3:
         BaseSensorOperator,
         Context,
         ObjectStoragePath,
+        PokeReturnValue,
         conf,
     )
-    from airflow.sdk.exceptions import AirflowException
+    from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowTaskTimeout, TaskDeferred
     from airflow.sdk.log import amask_secret, mask_secret
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 else:  # pragma: no cover - Airflow 2.11 support is a later step; these are its spellings
     from airflow.configuration import conf  # type: ignore[no-redef]
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
-    from airflow.exceptions import AirflowException  # type: ignore[no-redef]
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowException,
+        AirflowSensorTimeout,
+        AirflowTaskTimeout,
+        TaskDeferred,
+    )
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     from airflow.models import BaseOperator  # type: ignore[no-redef]
-    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
+    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef]
     from airflow.triggers.base import BaseTrigger, TriggerEvent  # type: ignore[no-redef]
     from airflow.utils.context import Context  # type: ignore[no-redef]
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
@@ -56,6 +62,8 @@ def default_deferrable() -> bool:
 __all__ = [
     "AIRFLOW_V_3",
     "AirflowException",
+    "AirflowSensorTimeout",
+    "AirflowTaskTimeout",
     "Asset",
     "BaseHook",
     "BaseOperator",
@@ -63,6 +71,8 @@ __all__ = [
     "BaseTrigger",
     "Context",
     "ObjectStoragePath",
+    "PokeReturnValue",
+    "TaskDeferred",
     "TriggerEvent",
     "aget_connection",
     "amask_secret",

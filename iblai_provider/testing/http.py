@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024
 
@@ -155,7 +155,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     split = urlsplit(target)
     return Request(
         method=method.upper(),
-        path=split.path,
+        path=unquote(split.path),  # routes see decoded paths, as Django views do
         query=parse_qs(split.query, keep_blank_values=True),
         headers=headers,
         body=body,

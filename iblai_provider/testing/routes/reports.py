@@ -96,7 +96,7 @@ class ReportStore:
         self.runs: dict[str, ReportRun] = {}
         self.latest: dict[tuple[str, str | None], str] = {}
         self.outcomes: dict[str, str] = {}  # report_name -> final state of the next runs
-        self.urls_valid_after = 0.0  # wall-clock watermark set by expire_urls()
+        self.key_generation = 0  # bumped by expire_urls(): links signed with an older key are expired
 
     def state(self, run: ReportRun) -> str:
         srv = self.server
@@ -129,21 +129,22 @@ class ReportStore:
 
     # -- presigned links -------------------------------------------------------------------
 
-    def _signature(self, report_id: str, amz_date: str, expires: str) -> str:
-        message = f"{report_id}\n{amz_date}\n{expires}".encode()
+    def _signature(self, report_id: str, amz_date: str, expires: str, credential: str) -> str:
+        message = f"{report_id}\n{amz_date}\n{expires}\n{credential}".encode()
         return hmac.new(self.server.signing_secret, message, hashlib.sha256).hexdigest()
 
     def presigned_url(self, run: ReportRun) -> str:
         amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         expires = str(self.server.url_ttl)
+        credential = f"FAKEKEY{self.key_generation:04d}/20260601/us-east-1/s3/aws4_request"
         query = urlencode(
             {
                 "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-                "X-Amz-Credential": "FAKEACCESSKEY/20260601/us-east-1/s3/aws4_request",
+                "X-Amz-Credential": credential,
                 "X-Amz-Date": amz_date,
                 "X-Amz-Expires": expires,
                 "X-Amz-SignedHeaders": "host",
-                "X-Amz-Signature": self._signature(run.report_id, amz_date, expires),
+                "X-Amz-Signature": self._signature(run.report_id, amz_date, expires, credential),
             }
         )
         return f"{self.server.root_url}/_storage/iblai-reports/{run.report_id}.csv?{query}"
@@ -153,18 +154,20 @@ class ReportStore:
         if "authorization" in request.headers:
             return _xml(400, AUTH_XML)
         amz_date, expires = request.arg("X-Amz-Date", ""), request.arg("X-Amz-Expires", "")
-        expected = self._signature(report_id, amz_date or "", expires or "")
+        credential = request.arg("X-Amz-Credential", "") or ""
+        expected = self._signature(report_id, amz_date or "", expires or "", credential)
         if not hmac.compare_digest(expected, request.arg("X-Amz-Signature", "") or ""):
             return _xml(403, EXPIRED_XML.replace("Request has expired", "The request signature we calculated "
                                                   "does not match the signature you provided."))
         issued = datetime.strptime(amz_date or "", "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
-        if time.time() > issued + int(expires or 0) or issued < self.urls_valid_after:
+        current = credential.startswith(f"FAKEKEY{self.key_generation:04d}/")
+        if time.time() > issued + int(expires or 0) or not current:
             return _xml(403, EXPIRED_XML)
         return None
 
     def expire_urls(self) -> None:
         """Make every link issued so far expired (the next poll issues fresh ones)."""
-        self.urls_valid_after = time.time() + 1
+        self.key_generation += 1
 
 
 def _xml(status: int, text: str) -> Response:
