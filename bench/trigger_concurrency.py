@@ -8,9 +8,9 @@ Measures what a triggerer cares about:
   after the first poll at best; goal <= 1.2x (per trigger, median and worst).
 * peak TCP sockets held by this process (``/proc/self/fd`` matched against ``/proc/self/net/tcp*``).
 
-and, to justify the async client of :class:`~iblai_provider.hooks.iblai.IblaiAsyncHook`, runs the
-same polling schedule with bare clients: one shared ``httpx.AsyncClient`` (no hook), one shared
-``aiohttp.ClientSession``, and measures what building a client costs (a client per poll would pay it
+and, to justify the async client of :class:`~iblai_provider.hooks.iblai.IblaiAsyncHook` (aiohttp),
+runs the same polling schedule with bare clients: one shared ``httpx.AsyncClient`` (no hook; the
+other candidate, in Airflow core's own dependencies), one shared ``aiohttp.ClientSession``, and measures what building a client costs (a client per poll would pay it
 1,000 times per interval, blocking the loop each time).
 
 Run (about a minute)::
@@ -249,7 +249,8 @@ async def run_all(args: argparse.Namespace, conn: dict[str, Any]) -> list[dict[s
         await create_reports(mentors)
         if variant == "hook":
             waiters = hook_waiters(mentors, args.poll_interval)
-            rows.append(await measure("hook (shared httpx)", waiters, stagger, ideal))
+            rows.append(await measure("hook (shared aiohttp)", waiters, stagger, ideal))
+            await hook_module.close_shared_sessions()
         elif variant == "httpx":
             limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
             async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60, pool=None)) as client:

@@ -34,6 +34,7 @@ else
   AIRFLOW_CONN_IBLAI_DEFAULT="$(sed -n "s/^AIRFLOW_CONN_IBLAI_DEFAULT='\(.*\)'$/\1/p" "$server_out")"
   [ -n "$AIRFLOW_CONN_IBLAI_DEFAULT" ] || { cat "$server_out"; echo "fake server did not start" >&2; exit 1; }
   echo "started the fake ibl.ai server: $(head -1 "$server_out" | sed 's/.* on //')"
+  export IBLAI_REPORT_POKE_INTERVAL="${IBLAI_REPORT_POKE_INTERVAL:-2}"  # the fake's reports finish in seconds
 fi
 export AIRFLOW_CONN_IBLAI_DEFAULT
 

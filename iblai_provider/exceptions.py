@@ -60,4 +60,19 @@ class IblaiSpendCapError(IblaiApiError):
 
 
 class IblaiTransportError(AirflowException):
-    """The API could not be reached (connection refused/reset, timeout) after all retries."""
+    """The API could not be reached or stopped answering (refused, reset, timeout).
+
+    :param never_sent: the failure happened while connecting, so the request cannot have
+        reached the server (retrying even a non-idempotent call is then safe).
+    """
+
+    def __init__(self, message: str, *, never_sent: bool = False) -> None:
+        super().__init__(message)
+        self.never_sent = never_sent
+
+    def __reduce__(self):
+        return (_rebuild_transport_error, (str(self), self.never_sent))
+
+
+def _rebuild_transport_error(message: str, never_sent: bool) -> IblaiTransportError:
+    return IblaiTransportError(message, never_sent=never_sent)

@@ -24,13 +24,6 @@ MODULES = {
 TRANSFERS = ["iblai_provider.transfers.report_to_object_storage"]
 
 
-def _existing(modules: list[str]) -> list[str]:
-    """Only the modules that ship, so the provider list never names a missing module."""
-    from importlib.util import find_spec
-
-    return [m for m in modules if find_spec(m) is not None]
-
-
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-iblai",
@@ -45,12 +38,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         **{
-            kind: [{"integration-name": INTEGRATION, "python-modules": _existing(mods)}]
+            kind: [{"integration-name": INTEGRATION, "python-modules": mods}]
             for kind, mods in MODULES.items()
         },
         "transfers": [
             {"source-integration-name": INTEGRATION, "target-integration-name": "Common IO", "python-module": module}
-            for module in _existing(TRANSFERS)
+            for module in TRANSFERS
         ],
         "connection-types": [
             {

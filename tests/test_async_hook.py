@@ -62,7 +62,7 @@ async def test_one_shared_client_per_loop(iblai_conn: FakeIblaiServer) -> None:
     await asyncio.gather(*(h.get_report_status("user-report") for h in hooks))
 
     loop = asyncio.get_running_loop()
-    assert len(hook_module._CLIENTS[loop]) == 1
+    assert len(hook_module._SESSIONS[loop]) == 1
     # twenty concurrent polls share pooled keep-alive connections
     assert iblai_conn.peak_connections <= 20
 

@@ -114,3 +114,17 @@ def settings_from_connection(conn: Any, extra: dict[str, Any]) -> ConnSettings:
         verify=verify,
         **numbers,  # type: ignore[arg-type]
     )
+
+
+def encode_params(params: dict[str, Any] | None) -> list[tuple[str, str]] | None:
+    """Query params as wire pairs, the same for both hooks: lists become repeated keys,
+    booleans ``true``/``false``, None values are left out."""
+    if not params:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if item is None:
+                continue
+            pairs.append((name, ("true" if item else "false") if isinstance(item, bool) else str(item)))
+    return pairs

@@ -1,5 +1,7 @@
 """The one retry policy of the provider, shared by the sync and async hooks (tenacity).
 
+The hooks turn their HTTP client's failures into :class:`IblaiApiError` (a status) or
+:class:`IblaiTransportError` (no answer), so the predicates below know no client library.
 Retried: connection errors, timeouts, 429 and 500/502/503/504, with exponential backoff and
 jitter under a cap; a ``Retry-After`` the server sends is honoured (up to a cap) instead.
 Not retried: other 4xx, and a 429 whose body says ``spend_cap_exceeded`` (a budget, not a rate).
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import tenacity
 
-from iblai_provider.exceptions import IblaiApiError, IblaiSpendCapError
+from iblai_provider.exceptions import IblaiApiError, IblaiSpendCapError, IblaiTransportError
 
 if TYPE_CHECKING:
     from iblai_provider.hooks._connection import ConnSettings
@@ -86,44 +88,23 @@ def api_error(
     return kind(status, method, path, detail, retry_after=retry_after, error_code=code)
 
 
-def _never_sent(exc: BaseException) -> bool:
-    """The request cannot have reached the server (it failed while connecting)."""
-    import httpx
-    import requests
-    from urllib3.exceptions import NewConnectionError
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout | httpx.ConnectError | httpx.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if isinstance(exc, requests.ConnectionError) and exc.args else None
-    return isinstance(reason, NewConnectionError)
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    import httpx
-    import requests
-
-    return isinstance(
-        exc,
-        requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError | httpx.TransportError,
-    )
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Retry predicate for idempotent calls."""
+def is_transient(exc: BaseException) -> bool:
+    """An error that may pass with time: the predicate for idempotent calls, and the rule that
+    long waits (sensors, triggers) use to keep polling when even the retries did not outlast it."""
     if isinstance(exc, IblaiSpendCapError):
         return False
     if isinstance(exc, IblaiApiError):
         return exc.status in RETRY_STATUSES
-    return _is_transport_error(exc)
+    return isinstance(exc, IblaiTransportError)
 
 
-def is_retryable_unsafe(exc: BaseException) -> bool:
+def is_transient_unsent(exc: BaseException) -> bool:
     """Retry predicate for non-idempotent calls: only when the server cannot have acted on it."""
     if isinstance(exc, IblaiSpendCapError):
         return False
     if isinstance(exc, IblaiApiError):
         return exc.status in NOT_PROCESSED_STATUSES
-    return _is_transport_error(exc) and _never_sent(exc)
+    return isinstance(exc, IblaiTransportError) and exc.never_sent
 
 
 class wait_retry_after(tenacity.wait.wait_base):  # noqa: N801 - tenacity's naming style
@@ -144,8 +125,7 @@ class wait_retry_after(tenacity.wait.wait_base):  # noqa: N801 - tenacity's nami
 def _log_retry(retry_state: tenacity.RetryCallState) -> None:
     exc = retry_state.outcome.exception() if retry_state.outcome else None
     wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-    # The exception text is key-free by construction (IblaiApiError) or from the HTTP client,
-    # which never prints request headers.
+    # Both exception types are built by the hooks from status, method and path only: no key, no query.
     log.warning("ibl.ai call failed (attempt %d: %s); retrying in %.2fs", retry_state.attempt_number, exc, wait)
 
 
@@ -157,7 +137,7 @@ def retry_kwargs(settings: ConnSettings, *, idempotent: bool) -> dict[str, Any]:
             tenacity.wait_exponential_jitter(initial=settings.backoff_initial, max=settings.backoff_max),
             cap=settings.retry_after_max,
         ),
-        "retry": tenacity.retry_if_exception(is_retryable if idempotent else is_retryable_unsafe),
+        "retry": tenacity.retry_if_exception(is_transient if idempotent else is_transient_unsent),
         "before_sleep": _log_retry,
         "reraise": True,
     }

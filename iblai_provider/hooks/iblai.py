@@ -1,5 +1,5 @@
 """Hooks for the ibl.ai API: :class:`IblaiHook` (sync, ``requests``) and :class:`IblaiAsyncHook`
-(async, ``httpx``, for triggers). Both read the ``iblai`` connection, send
+(async, ``aiohttp``, for triggers). Both read the ``iblai`` connection, send
 ``Authorization: Api-Token <key>`` to the API host only, and share one retry policy
 (:mod:`._retry`) and one pagination routine (:mod:`._pagination`).
 """
@@ -11,6 +11,7 @@ import json
 import logging
 import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +22,13 @@ from iblai_provider._compat import BaseHook, aget_connection, amask_secret, mask
 from iblai_provider.exceptions import IblaiApiError, IblaiTransportError
 from iblai_provider.hooks._agents import AsyncPeriodicAgentsMixin, PeriodicAgentsMixin
 from iblai_provider.hooks._analytics import AnalyticsMixin
-from iblai_provider.hooks._connection import DEFAULT_HOST, ConnSettings, settings_from_connection
+from iblai_provider.hooks._connection import DEFAULT_HOST, ConnSettings, encode_params, settings_from_connection
 from iblai_provider.hooks._pagination import next_page
 from iblai_provider.hooks._reports import AsyncReportsMixin, ReportsMixin
 from iblai_provider.hooks._retry import api_error, retry_kwargs
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
     import requests
 
 log = logging.getLogger(__name__)
@@ -183,31 +184,37 @@ class IblaiHook(ReportsMixin, PeriodicAgentsMixin, AnalyticsMixin, _IblaiHookBas
         :param idempotent: whether a retry after the request may have reached the server is
             safe; defaults to True for GET/HEAD/OPTIONS/PUT/DELETE.
         """
-        import requests
-
         method = method.upper()
         settings = self.settings
-        url = settings.url(path)
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        timeout = (settings.connect_timeout, settings.read_timeout)
-        try:
-            for attempt in tenacity.Retrying(**retry_kwargs(settings, idempotent=safe)):
-                with attempt:
-                    response = self.session.request(
-                        method, url, params=params, json=json, timeout=timeout, stream=stream, allow_redirects=False
-                    )
-                    if response.status_code >= 300:
-                        content = response.content
-                        response.close()
-                        raise api_error(
-                            response.status_code, method, path, content, response.headers, settings.api_key
-                        )
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            raise IblaiTransportError(
-                f"ibl.ai API unreachable on {method} {path} after {settings.max_retries + 1} attempts: {exc}"
-            ) from None
+        for attempt in tenacity.Retrying(**retry_kwargs(settings, idempotent=safe)):
+            with attempt:
+                response = self._send(method, path, params=params, json=json, stream=stream)
         log.debug("ibl.ai %s %s -> %s", method, path, response.status_code)
         return response
+
+    def _send(self, method: str, path: str, *, params: Any, json: Any, stream: bool) -> requests.Response:
+        """One attempt; the client's failures become :class:`IblaiApiError`/:class:`IblaiTransportError`."""
+        import requests
+        from urllib3.exceptions import NewConnectionError
+
+        settings = self.settings
+        try:
+            response = self.session.request(
+                method, settings.url(path), params=encode_params(params), json=json, stream=stream,
+                timeout=(settings.connect_timeout, settings.read_timeout), allow_redirects=False,
+            )
+            if response.status_code < 300:
+                return response
+            content = response.content
+            response.close()
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
+            raise IblaiTransportError(
+                f"ibl.ai API unreachable on {method} {path}: {type(exc).__name__}", never_sent=never_sent
+            ) from None
+        raise api_error(response.status_code, method, path, content, response.headers, settings.api_key)
 
     def _call(self, method: str, path: str, parse_float: Any = None, **kwargs: Any) -> Any:
         return _decode(self.request(method, path, **kwargs).content, parse_float)
@@ -277,35 +284,60 @@ class IblaiHook(ReportsMixin, PeriodicAgentsMixin, AnalyticsMixin, _IblaiHookBas
         return True, f"Connected to {self.settings.base_url} as org {self.settings.org!r} ({len(reports)} reports)."
 
 
-# One httpx client per event loop, shared by every async hook on that loop: building a client
-# costs ~18 ms of blocking work (its SSL context), which 1,000 triggers cannot pay per poll.
-_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.AsyncClient]] = (
+# One aiohttp session per event loop, shared by every async hook on it. Chosen over httpx by
+# measurement (bench/trigger_concurrency.py): at 500 polls/s httpx's pool spent 8x the CPU and
+# tripled the wall time, while a shared aiohttp session stayed at the ideal.
+_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, aiohttp.ClientSession]] = (
     weakref.WeakKeyDictionary()
 )
 POOL_CONNECTIONS = 256
 
 
-def _shared_client(verify: bool | str, connect_timeout: float) -> httpx.AsyncClient:
-    import httpx
+def _ssl_option(verify: bool | str) -> Any:
+    """aiohttp's ``ssl=``: True → default verification, False → none, a path → that CA bundle."""
+    if verify is True:
+        return True
+    if verify is False:
+        return False
+    import ssl
+
+    return ssl.create_default_context(cafile=str(verify))
+
+
+def _shared_session(verify: bool | str) -> aiohttp.ClientSession:
+    import aiohttp
 
     loop = asyncio.get_running_loop()
-    per_loop = _CLIENTS.setdefault(loop, {})
-    client = per_loop.get(verify)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(
-            verify=verify,
-            follow_redirects=False,
-            trust_env=False,
+    per_loop = _SESSIONS.setdefault(loop, {})
+    session = per_loop.get(verify)
+    if session is None or session.closed:
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=POOL_CONNECTIONS, ssl=_ssl_option(verify)),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_CONNECTIONS),
-            timeout=httpx.Timeout(60.0, connect=connect_timeout, pool=None),
+            trust_env=False,
         )
-        per_loop[verify] = client
-    return client
+        per_loop[verify] = session
+    return session
+
+
+async def close_shared_sessions() -> None:
+    """Close the shared sessions of the running loop (for scripts and tests that end their loop;
+    the triggerer's loop lives as long as the process)."""
+    for session in _SESSIONS.pop(asyncio.get_running_loop(), {}).values():
+        await session.close()
+
+
+@dataclass(frozen=True)
+class AsyncResponse:
+    """A finished async response: the body is read before the connection goes back to the pool."""
+
+    status: int
+    headers: Any
+    content: bytes
 
 
 class IblaiAsyncHook(AsyncReportsMixin, AsyncPeriodicAgentsMixin, _IblaiHookBase):
-    """Async hook for triggers: async connection lookup, a shared pooled ``httpx`` client,
+    """Async hook for triggers: async connection lookup, a shared pooled ``aiohttp`` session,
     the same retry policy (``tenacity.AsyncRetrying``) and the same errors as :class:`IblaiHook`.
     """
 
@@ -333,32 +365,35 @@ class IblaiAsyncHook(AsyncReportsMixin, AsyncPeriodicAgentsMixin, _IblaiHookBase
         params: dict[str, Any] | None = None,
         json: Any = None,
         idempotent: bool | None = None,
-    ) -> httpx.Response:
+    ) -> AsyncResponse:
         """Async twin of :meth:`IblaiHook.request` (the body is read before returning)."""
-        import httpx
-
         method = method.upper()
         settings = await self.get_settings()
-        client = _shared_client(settings.verify, settings.connect_timeout)
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        headers = {"Authorization": f"Api-Token {settings.api_key}"}
-        try:
-            async for attempt in tenacity.AsyncRetrying(**retry_kwargs(settings, idempotent=safe)):
-                with attempt:
-                    response = await client.request(
-                        method, settings.url(path), params=params, json=json, headers=headers,
-                        timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None),
-                    )
-                    if response.status_code >= 300:
-                        raise api_error(
-                            response.status_code, method, path, response.content, response.headers, settings.api_key
-                        )
-        except httpx.TransportError as exc:
-            raise IblaiTransportError(
-                f"ibl.ai API unreachable on {method} {path} after {settings.max_retries + 1} attempts: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+        async for attempt in tenacity.AsyncRetrying(**retry_kwargs(settings, idempotent=safe)):
+            with attempt:
+                response = await self._send(settings, method, path, params=params, json=json)
         return response
+
+    async def _send(self, settings: ConnSettings, method: str, path: str, *, params: Any, json: Any) -> AsyncResponse:
+        import aiohttp
+
+        session = _shared_session(settings.verify)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout)
+        try:
+            async with session.request(
+                method, settings.url(path), params=encode_params(params), json=json, timeout=timeout,
+                headers={"Authorization": f"Api-Token {settings.api_key}"}, allow_redirects=False,
+            ) as response:
+                content = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            never_sent = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+            raise IblaiTransportError(
+                f"ibl.ai API unreachable on {method} {path}: {type(exc).__name__}", never_sent=never_sent
+            ) from None
+        if response.status >= 300:
+            raise api_error(response.status, method, path, content, response.headers, settings.api_key)
+        return AsyncResponse(response.status, response.headers, content)
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return _decode((await self.request("GET", path, params=params)).content)

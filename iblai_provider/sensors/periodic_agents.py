@@ -27,7 +27,7 @@ from iblai_provider.triggers.periodic_agents import (
     RUN_KEYS,
     IblaiPeriodicAgentRunTrigger,
     evaluate_run,
-    outlasted_retries,
+    is_transient,
     parse_instant,
 )
 from iblai_provider.utils.agent_validation import check_agent_id
@@ -119,7 +119,7 @@ class IblaiPeriodicAgentRunSensor(BaseSensorOperator):
         try:
             logs = IblaiHook(iblai_conn_id=self.iblai_conn_id).latest_periodic_agent_logs(agent_id, LOG_COUNT)
         except Exception as exc:
-            if not outlasted_retries(exc):
+            if not is_transient(exc):
                 raise
             self.log.warning("Periodic agent %s: API still failing after retries (%s); waiting on.", agent_id, exc)
             return False  # as the trigger does: the sensor's timeout still bounds the wait

@@ -13,23 +13,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from iblai_provider._compat import BaseTrigger, TriggerEvent
-from iblai_provider.exceptions import IblaiApiError, IblaiSpendCapError, IblaiTransportError
 from iblai_provider.hooks._agents import PeriodicAgentLogStatus
-from iblai_provider.hooks._retry import RETRY_STATUSES
+from iblai_provider.hooks._retry import is_transient
 
 # Event statuses: the run ended (success / error), the deadline passed, or the API could not be read.
 EVENT_SUCCESS, EVENT_ERROR, EVENT_TIMEOUT, EVENT_FAILED = "success", "error", "timeout", "failed"
 EVENT_STATUSES = frozenset({EVENT_SUCCESS, EVENT_ERROR, EVENT_TIMEOUT, EVENT_FAILED})
 RUN_KEYS = ("agent_id", "log_id", "status", "start_time", "end_time", "created_at", "content")
 LOG_COUNT = 50  # newest logs read per poll; runs are far rarer than polls
-
-
-def outlasted_retries(exc: BaseException) -> bool:
-    """A transient error the hook retried and gave up on. Both modes then keep waiting until their
-    deadline: a short API outage must not fail a wait that may last hours."""
-    if isinstance(exc, IblaiSpendCapError):
-        return False
-    return isinstance(exc, IblaiTransportError) or (isinstance(exc, IblaiApiError) and exc.status in RETRY_STATUSES)
 
 
 def parse_instant(value: Any) -> datetime | None:
@@ -138,7 +129,7 @@ class IblaiPeriodicAgentRunTrigger(BaseTrigger):
             try:
                 logs = await hook.latest_periodic_agent_logs(self.agent_id, LOG_COUNT)
             except Exception as exc:  # reported as one event, never a crashed trigger
-                if not outlasted_retries(exc):
+                if not is_transient(exc):
                     return {"status": EVENT_FAILED, "agent_id": self.agent_id,
                             "message": f"{type(exc).__name__}: {exc}"}
                 self.log.warning("Periodic agent %s: API still failing after retries (%s); waiting on.",

@@ -33,7 +33,7 @@ class IblaiReportTrigger(BaseTrigger):
     itself. If they outlast the hook's retries, the trigger logs them and keeps polling until its
     deadline: a short API outage must not fail a wait of hours, and the deadline still bounds it.
 
-    Only the async hook is used (``httpx``, async connection lookup); ``run()`` never blocks.
+    Only the async hook is used (``aiohttp``, async connection lookup); ``run()`` never blocks.
 
     :param report_name: the report slug.
     :param end_time: absolute deadline (epoch seconds) for the report to finish: the task's ``timeout``.

@@ -17,8 +17,8 @@ from enum import Enum
 from typing import Any
 
 from iblai_provider._compat import AirflowException
-from iblai_provider.exceptions import IblaiApiError, IblaiConfigError, IblaiTransportError
-from iblai_provider.hooks._retry import is_retryable
+from iblai_provider.exceptions import IblaiApiError, IblaiConfigError
+from iblai_provider.hooks._retry import is_transient  # re-exported: the waits' "keep polling" rule
 
 log = logging.getLogger(__name__)
 
@@ -172,17 +172,6 @@ def evaluate(
             f"{who} run {run} ended in state {state.value!r}; request the report again for a new run.",
         )
     return Verdict(False, False, public, f"{who} run {run} is {state.value}.")
-
-
-def is_transient(exc: BaseException) -> bool:
-    """An error that outlived the hook's own retries but may pass (5xx, 429, network).
-
-    Waiting tasks and triggers keep polling through these until their deadline rather than
-    failing a long wait at a short outage; any other error (401, 403, 404, bad config) is final.
-    """
-    if isinstance(exc, IblaiTransportError):
-        return True
-    return isinstance(exc, IblaiApiError) and is_retryable(exc)
 
 
 def timeout_message(report_name: str, mentor_unique_id: str | None, reason: str, last: dict[str, Any] | None) -> str:
