@@ -275,6 +275,7 @@ async def run_all(args: argparse.Namespace, conn: dict[str, Any]) -> list[dict[s
                                           raw_waiters(mentors, args.poll_interval, get_aiohttp), stagger, ideal))
         else:
             raise SystemExit(f"unknown variant {variant!r}; use hook, httpx, aiohttp")
+    await hook_module.close_shared_sessions()  # create_reports used the hook too
     return rows
 
 

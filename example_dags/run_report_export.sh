@@ -33,7 +33,7 @@ else
   for _ in $(seq 100); do grep -q '^AIRFLOW_CONN_IBLAI_DEFAULT=' "$server_out" 2>/dev/null && break; sleep 0.1; done
   AIRFLOW_CONN_IBLAI_DEFAULT="$(sed -n "s/^AIRFLOW_CONN_IBLAI_DEFAULT='\(.*\)'$/\1/p" "$server_out")"
   [ -n "$AIRFLOW_CONN_IBLAI_DEFAULT" ] || { cat "$server_out"; echo "fake server did not start" >&2; exit 1; }
-  echo "started the fake ibl.ai server: $(head -1 "$server_out" | sed 's/.* on //')"
+  echo "started the fake ibl.ai server: $(sed -n 's/.*listening on //p' "$server_out")"
   export IBLAI_REPORT_POKE_INTERVAL="${IBLAI_REPORT_POKE_INTERVAL:-2}"  # the fake's reports finish in seconds
 fi
 export AIRFLOW_CONN_IBLAI_DEFAULT

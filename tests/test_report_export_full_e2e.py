@@ -17,7 +17,7 @@ import pytest
 
 from iblai_provider.testing import report_data
 from iblai_provider.testing.server import FakeIblaiServer
-from tests.moto_s3 import S3Bucket, moto_endpoint, s3_bucket  # noqa: F401  (pytest fixtures)
+from tests.moto_s3 import S3Bucket, moto_endpoint, s3_bucket  # noqa: F401, F811  (pytest fixtures)
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "iblai_report_export"
@@ -87,7 +87,7 @@ def test_export_to_local_files(airflow_env: Any, server: FakeIblaiServer, tmp_pa
     check_run(airflow_env, server, result, f"file://{target}")
 
 
-def test_export_to_s3(airflow_env: Any, server: FakeIblaiServer, s3_bucket: S3Bucket) -> None:
+def test_export_to_s3(airflow_env: Any, server: FakeIblaiServer, s3_bucket: S3Bucket) -> None:  # noqa: F811
     ds = "2026-03-12"
     env = {**s3_bucket.env(), "AIRFLOW_VAR_IBLAI_EXPORT_CONN_ID": s3_bucket.conn_id}
     result = run_export(airflow_env, server, f"s3://{s3_bucket.name}/exports", ds, **env)

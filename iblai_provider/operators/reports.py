@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,7 @@ from iblai_provider._compat import AirflowTaskTimeout, BaseOperator, default_def
 from iblai_provider.exceptions import IblaiConfigError
 from iblai_provider.hooks.iblai import IblaiHook
 from iblai_provider.triggers.reports import IblaiReportTrigger
+from iblai_provider.utils.arguments import as_date, group_ids
 from iblai_provider.utils.report_state import (
     IblaiReportError,
     IblaiReportTimeout,
@@ -41,38 +42,6 @@ PARAMETER_FOR = {
     "course_id": "course_id",
     "query": "query",
 }
-
-
-def _as_date(name: str, value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and DATE_RX.match(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise IblaiConfigError(f"{name} must be a date as YYYY-MM-DD (or a date/datetime); got {value!r}")
-
-
-def _usergroup_ids(value: Any) -> list[int] | None:
-    if value is None:
-        return None
-    items = [value] if isinstance(value, int | str) else value
-    if not isinstance(items, list | tuple):
-        raise IblaiConfigError(f"usergroup_ids must be a list of integer user group ids; got {value!r}")
-    ids: list[int] = []
-    for item in items:
-        if isinstance(item, int) and not isinstance(item, bool):
-            ids.append(item)
-        elif isinstance(item, str) and item.strip().isdigit():
-            ids.append(int(item.strip()))
-        else:
-            raise IblaiConfigError(f"usergroup_ids must be a list of integer user group ids; got {value!r}")
-    return ids
 
 
 def _seconds(name: str, value: Any) -> float:
@@ -164,16 +133,15 @@ class IblaiCreateReportOperator(BaseOperator):
         mentor = check_mentor(self.mentor, "mentor")
         if mentor:
             body["mentor"] = mentor
-        start, end = _as_date("from_date", self.from_date), _as_date("to_date", self.to_date)
+        start, end = as_date("from_date", self.from_date), as_date("to_date", self.to_date)
         if start and end and end < start:
             raise IblaiConfigError(f"to_date ({end}) must not be before from_date ({start})")
         if start:
             body["start_date"] = start.isoformat()
         if end:
             body["end_date"] = end.isoformat()
-        ids = _usergroup_ids(self.usergroup_ids)
-        if ids is not None:
-            body["usergroup_ids"] = ids
+        if self.usergroup_ids is not None:
+            body["usergroup_ids"] = group_ids(self.usergroup_ids)
         for field in ("course_id", "query"):
             value = getattr(self, field)
             if value in (None, ""):
@@ -214,18 +182,10 @@ class IblaiCreateReportOperator(BaseOperator):
         if not self.wait_for_completion:
             return verdict.status  # type: ignore[return-value]
         if self.deferrable:
-            execution_deadline = (
-                started_wall + self.execution_timeout.total_seconds() if self.execution_timeout is not None else None
-            )
             self.defer(
-                trigger=IblaiReportTrigger(
-                    report_name=name,
-                    end_time=started_wall + self.timeout,
-                    mentor_unique_id=mentor,
-                    report_id=run,
-                    poll_interval=self.poll_interval,
-                    execution_deadline=execution_deadline,
-                    iblai_conn_id=self.iblai_conn_id,
+                trigger=IblaiReportTrigger.for_task(
+                    self, started=started_wall, timeout=self.timeout, poll_interval=self.poll_interval,
+                    report_name=name, mentor_unique_id=mentor, report_id=run,
                 ),
                 method_name="execute_complete",
                 kwargs={"report_id": run},

@@ -124,18 +124,10 @@ class IblaiReportSensor(BaseSensorOperator):
         if first:
             return first.xcom_value if isinstance(first, PokeReturnValue) else None
         name, mentor, run = self._ids()
-        execution_deadline = (
-            started + self.execution_timeout.total_seconds() if self.execution_timeout is not None else None
-        )
         self.defer(
-            trigger=IblaiReportTrigger(
-                report_name=name,
-                end_time=started + self.timeout,
-                mentor_unique_id=mentor,
-                report_id=run,
-                poll_interval=self.poke_interval,
-                execution_deadline=execution_deadline,
-                iblai_conn_id=self.iblai_conn_id,
+            trigger=IblaiReportTrigger.for_task(
+                self, started=started, timeout=self.timeout, poll_interval=self.poke_interval,
+                report_name=name, mentor_unique_id=mentor, report_id=run,
             ),
             method_name="execute_complete",
             timeout=None,  # the trigger carries both deadlines (see the class docstring)

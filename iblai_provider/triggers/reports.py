@@ -63,6 +63,31 @@ class IblaiReportTrigger(BaseTrigger):
         self.execution_deadline = None if execution_deadline is None else float(execution_deadline)
         self.iblai_conn_id = iblai_conn_id
 
+    @classmethod
+    def for_task(
+        cls,
+        task: Any,
+        *,
+        started: float,
+        timeout: float,
+        poll_interval: float,
+        report_name: str,
+        mentor_unique_id: str | None,
+        report_id: str | None,
+    ) -> IblaiReportTrigger:
+        """The trigger a deferring task hands over: both of its deadlines made absolute from
+        ``started`` (epoch seconds), so ``defer(timeout=None)`` loses neither."""
+        execution_timeout = task.execution_timeout
+        return cls(
+            report_name=report_name,
+            end_time=started + timeout,
+            mentor_unique_id=mentor_unique_id,
+            report_id=report_id,
+            poll_interval=poll_interval,
+            execution_deadline=started + execution_timeout.total_seconds() if execution_timeout is not None else None,
+            iblai_conn_id=task.iblai_conn_id,
+        )
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",

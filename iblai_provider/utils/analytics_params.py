@@ -9,13 +9,14 @@ argument and says what it accepts. Operator arguments map to wire fields as foll
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from iblai_provider.endpoints import ANALYTICS_READS, DATE_FILTERS, DATE_RX, Endpoint, check_value
+from iblai_provider.endpoints import ANALYTICS_READS, DATE_FILTERS, Endpoint, check_value
 from iblai_provider.exceptions import IblaiConfigError
+from iblai_provider.utils.arguments import as_date, group_ids
 
 # Query params that have an operator argument of their own (so there is one way to set each).
 DEDICATED = {
@@ -39,37 +40,6 @@ class AnalyticsRequest:
     endpoint: Endpoint
     query: dict[str, Any]
     content_id: str | None = None
-
-
-def as_date(name: str, value: Any) -> date | None:
-    """A date from a ``date``/``datetime`` or a ``YYYY-MM-DD`` string (what templates render)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and DATE_RX.match(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise IblaiConfigError(f"{name} must be a date (YYYY-MM-DD, a date or a datetime); got {value!r}")
-
-
-def group_ids(value: Any) -> list[int]:
-    """``usergroup_ids``: a list of integers (digit strings from templates are accepted)."""
-    if value is None:
-        return []
-    items = [value] if isinstance(value, int | str) else value
-    if not isinstance(items, Sequence) or isinstance(items, bytes):
-        raise IblaiConfigError(f"usergroup_ids must be a list of integers; got {value!r}")
-    out = []
-    for item in items:
-        if isinstance(item, bool) or not (isinstance(item, int) or (isinstance(item, str) and item.strip().isdigit())):
-            raise IblaiConfigError(f"usergroup_ids must be a list of integers; got {item!r} in {value!r}")
-        out.append(int(item))
-    return out
 
 
 def check_uuid(name: str, value: Any) -> str | None:

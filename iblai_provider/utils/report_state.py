@@ -18,7 +18,7 @@ from typing import Any
 
 from iblai_provider._compat import AirflowException
 from iblai_provider.exceptions import IblaiApiError, IblaiConfigError
-from iblai_provider.hooks._retry import is_transient  # re-exported: the waits' "keep polling" rule
+from iblai_provider.hooks._retry import is_transient  # noqa: F401 - re-exported: the waits' "keep polling" rule
 
 log = logging.getLogger(__name__)
 
