@@ -15,13 +15,18 @@ import subprocess
 import sys
 
 CHILD = r"""
-import json, pkgutil, time, importlib
+import importlib, json, pathlib, time
 t0 = time.perf_counter()
 import airflow.sdk  # the baseline a DAG file already pays
 from airflow.sdk import BaseOperator, BaseSensorOperator, BaseHook  # noqa: F401
 t1 = time.perf_counter()
 import iblai_provider
-names = sorted(m.name for m in pkgutil.walk_packages(iblai_provider.__path__, "iblai_provider."))
+# Module names from the file tree: pkgutil.walk_packages would import every package to list it.
+root = pathlib.Path(iblai_provider.__file__).parent
+names = sorted(
+    ".".join(("iblai_provider", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+    for p in root.rglob("*.py")
+)
 runtime = [n for n in names if not n.startswith("iblai_provider.testing")]
 for name in runtime:
     importlib.import_module(name)

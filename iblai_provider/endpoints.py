@@ -10,8 +10,7 @@ Keys are the path below ``/api/analytics/`` as the API reference spells it; repo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 DATE_FILTERS = ("today", "7d", "30d", "90d", "all_time", "custom")
 GRANULARITIES = ("day", "hour", "week", "month")
@@ -19,8 +18,7 @@ CONTENT_METRICS = ("course", "courses", "program", "programs", "pathway", "pathw
 DATE_RX = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """One query parameter. ``type`` is ``string``, ``integer``, ``boolean``, ``date`` or ``integer[]``."""
 
     name: str
@@ -32,8 +30,7 @@ class Param:
     default: Any = None
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """One API operation.
 
     :param pagination: ``analytics`` (page/limit, ``pagination`` object), ``financial``
@@ -49,10 +46,10 @@ class Endpoint:
     path_params: tuple[str, ...] = ()
     pagination: str | None = None
     items_key: str | None = None
-    by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "by_name", {p.name: p for p in self.params})
+    @property
+    def by_name(self) -> dict[str, Param]:
+        return {p.name: p for p in self.params}
 
     @property
     def required(self) -> tuple[str, ...]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from iblai_provider.exceptions import IblaiConfigError
@@ -20,13 +19,12 @@ NUMERIC_EXTRAS: dict[str, tuple[type, float]] = {
 }
 
 
-@dataclass(frozen=True)
-class ConnSettings:
+class ConnSettings(NamedTuple):
     """Everything the hooks need from the connection. ``repr`` never shows the key."""
 
     conn_id: str
     base_url: str
-    api_key: str = field(repr=False)
+    api_key: str
     org: str
     username: str | None
     connect_timeout: float = 10.0
@@ -37,15 +35,15 @@ class ConnSettings:
     retry_after_max: float = 120.0
     verify: bool | str = True
 
+    def __repr__(self) -> str:  # never the key
+        shown = ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self) if k != "api_key")
+        return f"ConnSettings({shown})"
+
     def url(self, path: str) -> str:
         """``path`` is the API path (``/api/...``), appended to the configured base URL."""
         if not path.startswith("/"):
             path = "/" + path
         return self.base_url + path
-
-    @property
-    def api_host(self) -> str:
-        return urlsplit(self.base_url).netloc
 
 
 def normalize_base_url(host: str | None, port: int | None = None) -> str:

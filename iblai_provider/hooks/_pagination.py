@@ -14,16 +14,14 @@ An empty page ends the iteration whatever the envelope says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 ITEM_KEYS = ("results", "rows", "learners", "data")
 PAGING_PARAMS = ("page", "page_size", "limit", "offset")
 
 
-@dataclass
-class Page:
+class Page(NamedTuple):
     items: list[Any]
     next_params: dict[str, Any] | None
 

@@ -11,9 +11,8 @@ import json
 import logging
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import tenacity
 
@@ -83,14 +82,12 @@ class _IblaiHookBase(BaseHook):
         return {"org": StringField(lazy_gettext("Org (platform key)"), widget=BS3TextFieldWidget())}
 
     def _with_overrides(self, settings: ConnSettings) -> ConnSettings:
-        from dataclasses import replace
-
         changes: dict[str, Any] = {}
         if self._timeout_override is not None:
             changes["read_timeout"] = float(self._timeout_override)
         if self._retries_override is not None:
             changes["max_retries"] = int(self._retries_override)
-        return replace(settings, **changes) if changes else settings
+        return settings._replace(**changes) if changes else settings
 
     def user_path(self, suffix: str = "") -> str:
         """``/api/ai-mentor/orgs/{org}/users/{username}/<suffix>`` for this connection."""
@@ -327,8 +324,7 @@ async def close_shared_sessions() -> None:
         await session.close()
 
 
-@dataclass(frozen=True)
-class AsyncResponse:
+class AsyncResponse(NamedTuple):
     """A finished async response: the body is read before the connection goes back to the pool."""
 
     status: int

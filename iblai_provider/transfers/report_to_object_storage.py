@@ -40,9 +40,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import tenacity
@@ -102,8 +101,7 @@ def _static_uri(dest: str | ObjectStoragePath) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # drop a conn_id@ prefix
 
 
-@dataclass(frozen=True)
-class _Source:
+class _Source(NamedTuple):
     """Where the CSV comes from: the presigned ``url``, else the API's download route."""
 
     report_id: str | None

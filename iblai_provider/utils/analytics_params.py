@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from iblai_provider.endpoints import ANALYTICS_READS, DATE_FILTERS, Endpoint, check_value
 from iblai_provider.exceptions import IblaiConfigError
@@ -29,8 +28,7 @@ DEDICATED = {
 AUDIT_ACTIONS = ("create", "update", "delete")  # wire integers 0, 1, 2
 
 
-@dataclass(frozen=True)
-class AnalyticsRequest:
+class AnalyticsRequest(NamedTuple):
     """A validated read: catalogue entry, wire query (lists become repeated keys), path id.
 
     ``platform_key`` is absent when unset, so the hook defaults it to the connection's org, and

@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from iblai_provider._compat import AirflowException
 from iblai_provider.exceptions import IblaiApiError, IblaiConfigError
@@ -100,8 +99,7 @@ def describe(report_name: str, mentor_unique_id: str | None) -> str:
     return f"Report {report_name!r}" + (f" for mentor {mentor_unique_id}" if mentor_unique_id else "")
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """What a status means for a waiting task.
 
     :param finished: the run reached a terminal state (success or failure).

@@ -19,8 +19,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from iblai_provider._compat import AirflowException
 
@@ -37,8 +36,7 @@ class IncompleteCopyError(AirflowException):
         super().__init__(f"stream ended after {received} bytes, but {expected} were announced (truncated body)")
 
 
-@dataclass(frozen=True)
-class CopyResult:
+class CopyResult(NamedTuple):
     """What was copied: ``size`` bytes with digest ``sha256``; ``rows`` CSV data records (header excluded)."""
 
     size: int
