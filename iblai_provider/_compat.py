@@ -6,6 +6,8 @@ later means adding ``else`` branches in this file only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow import __version__ as AIRFLOW_VERSION
 
 AIRFLOW_V_3 = int(AIRFLOW_VERSION.split(".", 1)[0]) >= 3
@@ -23,7 +25,6 @@ if AIRFLOW_V_3:
     )
     from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowTaskTimeout, TaskDeferred
     from airflow.sdk.log import amask_secret, mask_secret
-    from airflow.triggers.base import BaseTrigger, TriggerEvent
 else:  # pragma: no cover - Airflow 2.11 support is a later step; these are its spellings
     from airflow.configuration import conf  # type: ignore[no-redef]
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
@@ -37,12 +38,21 @@ else:  # pragma: no cover - Airflow 2.11 support is a later step; these are its 
     from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     from airflow.models import BaseOperator  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef]
-    from airflow.triggers.base import BaseTrigger, TriggerEvent  # type: ignore[no-redef]
     from airflow.utils.context import Context  # type: ignore[no-redef]
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
     async def amask_secret(secret, name=None):  # type: ignore[no-redef]
         mask_secret(secret, name)
+
+
+def __getattr__(name: str) -> Any:
+    # Airflow's trigger base builds pydantic models on import (~11 ms): loaded only by the trigger
+    # modules, so parsing a DAG that uses the operators and sensors does not pay for it.
+    if name in ("BaseTrigger", "TriggerEvent"):
+        from airflow.triggers import base  # same module in Airflow 2 and 3
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 async def aget_connection(conn_id: str):  # noqa: ANN201 - the Connection class differs by version
@@ -68,12 +78,10 @@ __all__ = [
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
-    "BaseTrigger",
     "Context",
     "ObjectStoragePath",
     "PokeReturnValue",
     "TaskDeferred",
-    "TriggerEvent",
     "aget_connection",
     "amask_secret",
     "conf",

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from iblai_provider._compat import AirflowTaskTimeout, BaseOperator, default_deferrable
 from iblai_provider.exceptions import IblaiConfigError
 from iblai_provider.hooks.iblai import IblaiHook
-from iblai_provider.triggers.reports import IblaiReportTrigger
 from iblai_provider.utils.arguments import as_date, group_ids
 from iblai_provider.utils.report_state import (
     IblaiReportError,
@@ -20,6 +19,7 @@ from iblai_provider.utils.report_state import (
     check_report_name,
     evaluate,
     is_transient,
+    report_trigger_class,
     resolve_event,
     timeout_message,
 )
@@ -183,7 +183,7 @@ class IblaiCreateReportOperator(BaseOperator):
             return verdict.status  # type: ignore[return-value]
         if self.deferrable:
             self.defer(
-                trigger=IblaiReportTrigger.for_task(
+                trigger=report_trigger_class().for_task(
                     self, started=started_wall, timeout=self.timeout, poll_interval=self.poll_interval,
                     report_name=name, mentor_unique_id=mentor, report_id=run,
                 ),

@@ -16,8 +16,9 @@ from iblai_provider._compat import (
     default_deferrable,
 )
 from iblai_provider.exceptions import IblaiConfigError
+from iblai_provider.hooks._retry import is_transient
 from iblai_provider.hooks.iblai import IblaiHook
-from iblai_provider.triggers.periodic_agents import (
+from iblai_provider.utils.agent_runs import (
     EVENT_ERROR,
     EVENT_FAILED,
     EVENT_STATUSES,
@@ -25,9 +26,7 @@ from iblai_provider.triggers.periodic_agents import (
     EVENT_TIMEOUT,
     LOG_COUNT,
     RUN_KEYS,
-    IblaiPeriodicAgentRunTrigger,
     evaluate_run,
-    is_transient,
     parse_instant,
 )
 from iblai_provider.utils.agent_validation import check_agent_id
@@ -102,7 +101,7 @@ class IblaiPeriodicAgentRunSensor(BaseSensorOperator):
         if checked:
             return checked.xcom_value
         self.defer(
-            trigger=IblaiPeriodicAgentRunTrigger(
+            trigger=_trigger_class()(
                 agent_id=agent_id,
                 after=after.isoformat(),
                 deadline=time.time() + self.timeout,
@@ -154,3 +153,10 @@ class IblaiPeriodicAgentRunSensor(BaseSensorOperator):
                 f"Periodic agent {outcome['agent_id']} run {outcome['log_id']} ended with status error: {excerpt}"
             )
         raise AirflowException(f"Unexpected run status {outcome['status']!r} for periodic agent {outcome['agent_id']}")
+
+
+def _trigger_class() -> type:
+    """Imported on deferral only: DAG parsing need not load Airflow's trigger machinery."""
+    from iblai_provider.triggers.periodic_agents import IblaiPeriodicAgentRunTrigger
+
+    return IblaiPeriodicAgentRunTrigger

@@ -14,12 +14,12 @@ from iblai_provider._compat import (
     default_deferrable,
 )
 from iblai_provider.hooks.iblai import IblaiHook
-from iblai_provider.triggers.reports import IblaiReportTrigger
 from iblai_provider.utils.report_state import (
     check_mentor,
     check_report_name,
     evaluate,
     is_transient,
+    report_trigger_class,
     resolve_event,
     timeout_message,
 )
@@ -125,7 +125,7 @@ class IblaiReportSensor(BaseSensorOperator):
             return first.xcom_value if isinstance(first, PokeReturnValue) else None
         name, mentor, run = self._ids()
         self.defer(
-            trigger=IblaiReportTrigger.for_task(
+            trigger=report_trigger_class().for_task(
                 self, started=started, timeout=self.timeout, poll_interval=self.poke_interval,
                 report_name=name, mentor_unique_id=mentor, report_id=run,
             ),

@@ -250,3 +250,11 @@ def _api_error_from(parts: Any) -> IblaiApiError | None:
         return IblaiApiError(int(parts["status"]), str(parts["method"]), str(parts["path"]), str(parts["detail"]))
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def report_trigger_class() -> type:
+    """``IblaiReportTrigger``, imported when a task defers: DAG parsing need not load Airflow's
+    trigger machinery."""
+    from iblai_provider.triggers.reports import IblaiReportTrigger
+
+    return IblaiReportTrigger
