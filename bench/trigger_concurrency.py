@@ -235,9 +235,9 @@ async def run_all(args: argparse.Namespace, conn: dict[str, Any]) -> list[dict[s
     import aiohttp
     import httpx
 
-    from iblai_provider.hooks import iblai as hook_module
+    from iblai_provider.hooks import _async_session as session_module
 
-    pool = hook_module.POOL_CONNECTIONS
+    pool = session_module.POOL_CONNECTIONS
     base, key, org = conn["host"], conn["password"], conn["extra"]["org"]
     url = f"{base}/api/reports/platforms/{org}/{REPORT}"
     headers = {"Authorization": f"Api-Token {key}", "Accept": "application/json"}
@@ -250,7 +250,7 @@ async def run_all(args: argparse.Namespace, conn: dict[str, Any]) -> list[dict[s
         if variant == "hook":
             waiters = hook_waiters(mentors, args.poll_interval)
             rows.append(await measure("hook (shared aiohttp)", waiters, stagger, ideal))
-            await hook_module.close_shared_sessions()
+            await session_module.close_shared_sessions()
         elif variant == "httpx":
             limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
             async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60, pool=None)) as client:
@@ -275,7 +275,7 @@ async def run_all(args: argparse.Namespace, conn: dict[str, Any]) -> list[dict[s
                                           raw_waiters(mentors, args.poll_interval, get_aiohttp), stagger, ideal))
         else:
             raise SystemExit(f"unknown variant {variant!r}; use hook, httpx, aiohttp")
-    await hook_module.close_shared_sessions()  # create_reports used the hook too
+    await session_module.close_shared_sessions()  # create_reports used the hook too
     return rows
 
 
@@ -295,9 +295,9 @@ def main() -> None:
     # One log line per state change x 1,000 triggers would measure the terminal, not the loop.
     logging.disable(logging.INFO)
     if args.pool:
-        import iblai_provider.hooks.iblai as hook_module
+        import iblai_provider.hooks._async_session as session_module
 
-        hook_module.POOL_CONNECTIONS = args.pool  # read when the shared client is built
+        session_module.POOL_CONNECTIONS = args.pool  # read when the shared session is built
 
     proc, conn_text = start_server(args.report_polls)
     os.environ["AIRFLOW_CONN_IBLAI_DEFAULT"] = conn_text
@@ -309,7 +309,7 @@ def main() -> None:
         proc.wait(10)
 
     mode = "in phase" if args.in_phase else f"spread over {args.poll_interval:g} s"
-    from iblai_provider.hooks.iblai import POOL_CONNECTIONS
+    from iblai_provider.hooks._async_session import POOL_CONNECTIONS
 
     print(f"\n{args.triggers} triggers, poll interval {args.poll_interval:g} s, report done after "
           f"{args.report_polls} polls, starts {mode}; ideal per trigger {(args.report_polls - 1) * args.poll_interval:g} s; "

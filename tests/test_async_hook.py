@@ -8,7 +8,7 @@ import pytest
 
 from iblai_provider._compat import BaseHook
 from iblai_provider.exceptions import IblaiApiError, IblaiSpendCapError
-from iblai_provider.hooks import iblai as hook_module
+from iblai_provider.hooks import _async_session as session_module
 from iblai_provider.hooks.iblai import IblaiAsyncHook
 from iblai_provider.testing import FakeIblaiServer
 
@@ -62,7 +62,7 @@ async def test_one_shared_client_per_loop(iblai_conn: FakeIblaiServer) -> None:
     await asyncio.gather(*(h.get_report_status("user-report") for h in hooks))
 
     loop = asyncio.get_running_loop()
-    assert len(hook_module._SESSIONS[loop]) == 1
+    assert len(session_module._SESSIONS[loop]) == 1
     # twenty concurrent polls share pooled keep-alive connections
     assert iblai_conn.peak_connections <= 20
 

@@ -81,8 +81,8 @@ def test_retry_after_two_seconds_is_honoured(iblai_conn: FakeIblaiServer) -> Non
 
 
 def test_retry_after_as_http_date(iblai_conn: FakeIblaiServer) -> None:
-    from email.utils import formatdate
     import time
+    from email.utils import formatdate
 
     iblai_conn.faults.add(
         "/reports/platforms/acme/$", "retry_after", times=1, retry_after=formatdate(time.time() + 2, usegmt=True)

@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import weakref
 from collections.abc import Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import tenacity
 
@@ -21,13 +20,17 @@ from iblai_provider._compat import BaseHook, aget_connection, amask_secret, mask
 from iblai_provider.exceptions import IblaiApiError, IblaiTransportError
 from iblai_provider.hooks._agents import AsyncPeriodicAgentsMixin, PeriodicAgentsMixin
 from iblai_provider.hooks._analytics import AnalyticsMixin
+from iblai_provider.hooks._async_session import (  # noqa: F401 - close_shared_sessions re-exported
+    AsyncResponse,
+    close_shared_sessions,
+    shared_session,
+)
 from iblai_provider.hooks._connection import DEFAULT_HOST, ConnSettings, encode_params, settings_from_connection
 from iblai_provider.hooks._pagination import next_page
 from iblai_provider.hooks._reports import AsyncReportsMixin, ReportsMixin
 from iblai_provider.hooks._retry import api_error, retry_kwargs
 
 if TYPE_CHECKING:
-    import aiohttp
     import requests
 
 log = logging.getLogger(__name__)
@@ -281,57 +284,6 @@ class IblaiHook(ReportsMixin, PeriodicAgentsMixin, AnalyticsMixin, _IblaiHookBas
         return True, f"Connected to {self.settings.base_url} as org {self.settings.org!r} ({len(reports)} reports)."
 
 
-# One aiohttp session per event loop, shared by every async hook on it. Chosen over httpx by
-# measurement (bench/trigger_concurrency.py): at 500 polls/s httpx's pool spent 8x the CPU and
-# tripled the wall time, while a shared aiohttp session stayed at the ideal.
-_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, aiohttp.ClientSession]] = (
-    weakref.WeakKeyDictionary()
-)
-POOL_CONNECTIONS = 256
-
-
-def _ssl_option(verify: bool | str) -> Any:
-    """aiohttp's ``ssl=``: True → default verification, False → none, a path → that CA bundle."""
-    if verify is True:
-        return True
-    if verify is False:
-        return False
-    import ssl
-
-    return ssl.create_default_context(cafile=str(verify))
-
-
-def _shared_session(verify: bool | str) -> aiohttp.ClientSession:
-    import aiohttp
-
-    loop = asyncio.get_running_loop()
-    per_loop = _SESSIONS.setdefault(loop, {})
-    session = per_loop.get(verify)
-    if session is None or session.closed:
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=POOL_CONNECTIONS, ssl=_ssl_option(verify)),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            trust_env=False,
-        )
-        per_loop[verify] = session
-    return session
-
-
-async def close_shared_sessions() -> None:
-    """Close the shared sessions of the running loop (for scripts and tests that end their loop;
-    the triggerer's loop lives as long as the process)."""
-    for session in _SESSIONS.pop(asyncio.get_running_loop(), {}).values():
-        await session.close()
-
-
-class AsyncResponse(NamedTuple):
-    """A finished async response: the body is read before the connection goes back to the pool."""
-
-    status: int
-    headers: Any
-    content: bytes
-
-
 class IblaiAsyncHook(AsyncReportsMixin, AsyncPeriodicAgentsMixin, _IblaiHookBase):
     """Async hook for triggers: async connection lookup, a shared pooled ``aiohttp`` session,
     the same retry policy (``tenacity.AsyncRetrying``) and the same errors as :class:`IblaiHook`.
@@ -374,7 +326,7 @@ class IblaiAsyncHook(AsyncReportsMixin, AsyncPeriodicAgentsMixin, _IblaiHookBase
     async def _send(self, settings: ConnSettings, method: str, path: str, *, params: Any, json: Any) -> AsyncResponse:
         import aiohttp
 
-        session = _shared_session(settings.verify)
+        session = shared_session(settings.verify, USER_AGENT)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout)
         try:
             async with session.request(
