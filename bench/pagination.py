@@ -167,7 +167,7 @@ def _write_readme(lines: list[str]) -> None:
     block = SECTION + "\n\n" + "\n".join(lines) + "\n"
     pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=\n## |\Z)", re.S)
     text = (
-        pattern.sub(lambda _m: block.rstrip("\n"), text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
+        pattern.sub(lambda _m: block.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
     )
     readme.write_text(text if text.endswith("\n") else text + "\n")
 
