@@ -87,16 +87,19 @@ def register(server: Any) -> None:
         )
         return all(checks)
 
+    def listing(request: Request, query: Any, ordering: Any, rows: Any, matches: Any, shown: Any) -> Response:
+        """One DRF page of ``rows`` that match the request's filters, in its ordering."""
+        check_scope(request)
+        check_list_query(request.query, query, ordering)
+        with store.lock:
+            items = order_items([r for r in rows.values() if matches(r, request)], request.arg("ordering") or "-created_at")
+            page = page_of(items, request.query, self_url(request))
+            page["results"] = [shown(r) for r in page["results"]]
+        return Response.json(page)
+
     @server.route("GET", base + r"periodic-agents/")
     def list_agents(request: Request) -> Response:
-        check_scope(request)
-        check_list_query(request.query, AGENT_QUERY, AGENT_ORDERING)
-        with store.lock:
-            items = [a for a in store.agents.values() if agent_matches(a, request)]
-            items = order_items(items, request.arg("ordering") or "-created_at")
-            page = page_of(items, request.query, self_url(request))
-            page["results"] = [store.read_repr(a) for a in page["results"]]
-        return Response.json(page)
+        return listing(request, AGENT_QUERY, AGENT_ORDERING, store.agents, agent_matches, store.read_repr)
 
     @server.route("POST", base + r"periodic-agents/")
     def create_agent(request: Request) -> Response:
@@ -161,14 +164,7 @@ def register(server: Any) -> None:
 
     @server.route("GET", base + r"periodic-agent-logs/")
     def list_logs(request: Request) -> Response:
-        check_scope(request)
-        check_list_query(request.query, LOG_QUERY, LOG_ORDERING)
-        with store.lock:
-            items = [log for log in store.logs.values() if log_matches(log, request)]
-            items = order_items(items, request.arg("ordering") or "-created_at")
-            page = page_of(items, request.query, self_url(request))
-            page["results"] = [log_repr(log) for log in page["results"]]
-        return Response.json(page)
+        return listing(request, LOG_QUERY, LOG_ORDERING, store.logs, log_matches, log_repr)
 
     @server.route("GET", base + r"periodic-agent-logs/(?P<id>\d+)/")
     def get_log(request: Request) -> Response:
