@@ -18,7 +18,7 @@ from iblai_provider.utils.report_state import (
     check_mentor,
     check_report_name,
     evaluate,
-    is_transient,
+    poll_once,
     report_trigger_class,
     resolve_event,
     timeout_message,
@@ -202,14 +202,9 @@ class IblaiCreateReportOperator(BaseOperator):
             if remaining <= 0:
                 raise IblaiReportTimeout(timeout_message(name, mentor, "timeout", last))
             time.sleep(min(self.poll_interval, remaining))
-            try:
-                status = self.hook.get_report_status(name, mentor)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                self.log.warning("Report %r: %s; polling again until the timeout.", name, exc)
+            verdict = poll_once(self.hook, name, mentor, run, self.log)
+            if verdict is None:
                 continue
-            verdict = evaluate(status, name, mentor, run)
             if verdict.finished:
                 return verdict.result()
             last = verdict.status or last

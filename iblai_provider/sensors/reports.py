@@ -17,8 +17,7 @@ from iblai_provider.hooks.iblai import IblaiHook
 from iblai_provider.utils.report_state import (
     check_mentor,
     check_report_name,
-    evaluate,
-    is_transient,
+    poll_once,
     report_trigger_class,
     resolve_event,
     timeout_message,
@@ -97,14 +96,8 @@ class IblaiReportSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         name, mentor, run = self._ids()
-        try:
-            status = self.hook.get_report_status(name, mentor)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            self.log.warning("Report %r: %s; polling again until the timeout.", name, exc)
-        else:
-            verdict = evaluate(status, name, mentor, run)
+        verdict = poll_once(self.hook, name, mentor, run, self.log)
+        if verdict is not None:
             if verdict.finished:
                 return PokeReturnValue(is_done=True, xcom_value=verdict.result())  # raises on a failed run
             self.log.info("%s", verdict.message)

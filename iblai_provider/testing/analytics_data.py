@@ -27,8 +27,6 @@ PLATFORM_NAME = "Acme Academy"
 GROUPS = {1: "Cohort A", 2: "Cohort B", 3: "Staff", 4: "Alumni"}
 CENT = Decimal("0.00001")
 _LAST_MOMENT = datetime(ANCHOR.year, ANCHOR.month, ANCHOR.day, 23, 59, 59, tzinfo=timezone.utc)
-SENTIMENTS = ("positive", "neutral", "negative")
-COST_ACTIONS = ("chat", "embedding", "tts")
 
 _FIRST = (
     "ada",

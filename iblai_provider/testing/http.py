@@ -32,7 +32,6 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)  # path parameters from the route regex
-    raw_target: str = ""
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -159,7 +158,6 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
         query=parse_qs(split.query, keep_blank_values=True),
         headers=headers,
         body=body,
-        raw_target=target,
     )
 
 

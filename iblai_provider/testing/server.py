@@ -379,20 +379,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-bytes", type=int, default=None)
     parser.add_argument("--url-ttl", type=int, default=3600)
     parser.add_argument("--agent-run-seconds", type=float, default=1.0)
-    args = parser.parse_args(argv)
-    FakeIblaiServer(
-        host=args.host,
-        port=args.port,
-        api_key=args.api_key,
-        org=args.org,
-        username=args.username,
-        report_polls=args.report_polls,
-        report_seconds=args.report_seconds,
-        report_rows=args.report_rows,
-        report_bytes=args.report_bytes,
-        url_ttl=args.url_ttl,
-        agent_run_seconds=args.agent_run_seconds,
-    ).serve_forever()
+    # Option names are the constructor's keyword names.
+    FakeIblaiServer(**vars(parser.parse_args(argv))).serve_forever()
 
 
 if __name__ == "__main__":

@@ -258,3 +258,19 @@ def report_trigger_class() -> type:
     from iblai_provider.triggers.reports import IblaiReportTrigger
 
     return IblaiReportTrigger
+
+
+def poll_once(hook: Any, name: str, mentor: str | None, run: str | None, logger: Any) -> Verdict | None:
+    """One status read and its verdict, for the sync waits (poke mode, the operator's wait).
+
+    None when a transient error outlived the hook's retries: the wait polls again until its
+    deadline, as the trigger does. Any other error is raised.
+    """
+    try:
+        status = hook.get_report_status(name, mentor)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        logger.warning("Report %r: %s; polling again until the timeout.", name, exc)
+        return None
+    return evaluate(status, name, mentor, run)
